@@ -1,0 +1,49 @@
+"""`lightspeed`: the project's command line. Each subcommand lives in the module that owns it.
+
+Every command module exposes `register_cli(subparsers)`, which adds its parser and sets
+`func(args) -> int`. Errors the user can act on (`LightspeedError`) print their message and
+exit 2; they never show a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from lightspeed.errors import LightspeedError
+
+COMMAND_MODULES = ("lightspeed.migrate_cli",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lightspeed",
+        description="Lightspeed Retail (R-Series) to T.M.A.S.: authorize, shops, reports.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register_cli(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except LightspeedError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
