@@ -92,7 +92,8 @@ CREATE TABLE lightspeed_staging.employee (
 );
 
 -- EmployeeHours can be hard-deleted upstream: loads delete rows of the re-read window that
--- the API no longer returns. check_out is NULL for an open shift.
+-- the API no longer returns. check_out is NULL for an open shift, which counts up to
+-- extracted_at: the API's clock (its Date header) when the row was read.
 CREATE TABLE lightspeed_staging.employee_hours (
     account_id         bigint      NOT NULL,
     employee_hours_id  bigint      NOT NULL,
@@ -100,6 +101,7 @@ CREATE TABLE lightspeed_staging.employee_hours (
     shop_id            bigint      NOT NULL,
     check_in           timestamptz NOT NULL,
     check_out          timestamptz,
+    extracted_at       timestamptz NOT NULL,
     raw                jsonb       NOT NULL,
     loaded_at          timestamptz NOT NULL DEFAULT now(),
     run_id             text        NOT NULL,
