@@ -30,6 +30,8 @@ class EmulatorConfig:
     client_secret: str = DEMO_CLIENT_SECRET
     control: bool = False  # enables /_emulator/* control endpoints (stats is always on)
     faults: list[str] = field(default_factory=list)  # fault specs, see faults.py
+    redirect_uri: str = "http://127.0.0.1:8765/callback"  # the client's registered callback
+    refresh_limit_per_minute: int = 5  # refresh attempts per connection per minute; 0 = no limit
 
     @property
     def effective_bucket_size(self) -> float:

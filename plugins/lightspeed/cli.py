@@ -14,7 +14,13 @@ import sys
 
 from lightspeed.errors import LightspeedError
 
-COMMAND_MODULES = ("lightspeed.migrate_cli",)
+COMMAND_MODULES = (
+    "lightspeed.migrate_cli",
+    "lightspeed.authorize",
+    "lightspeed.shops_cli",
+    "lightspeed.reports_cli",
+    "lightspeed.traffic_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """PostgreSQL connections for tasks, the CLI and tests.
 
-Tasks pass an Airflow connection id (resolved through PostgresHook, so secrets backends and
+Tasks pass an Airflow connection id (resolved through BaseHook, so secrets backends and
 `AIRFLOW_CONN_*` work); the CLI and tests may pass a libpq DSN or URL instead.
 """
 
@@ -15,14 +15,38 @@ import psycopg2.extensions
 WAREHOUSE_CONN_ID = "lightspeed_warehouse"
 
 
-def connect(target: str = WAREHOUSE_CONN_ID) -> psycopg2.extensions.connection:
-    """Open a connection from an Airflow connection id, or from a DSN/URL (`postgresql://...`)."""
-    if "=" in target or "://" in target:
-        conn = psycopg2.connect(target)
-    else:
-        from airflow.providers.postgres.hooks.postgres import PostgresHook
+# Connection extras that are libpq options (the rest of `extra` is Airflow's business).
+_LIBPQ_EXTRA = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options")
 
-        conn = PostgresHook(postgres_conn_id=target).get_conn()
+
+def dsn_for(target: str = WAREHOUSE_CONN_ID) -> str:
+    """A libpq DSN for an Airflow connection id; a DSN or URL passes through unchanged.
+
+    We build psycopg2 connections ourselves rather than through PostgresHook.get_conn(),
+    which hands out psycopg 3 connections when psycopg is installed (it is, with SQLAlchemy
+    2), while the loaders use psycopg2's COPY and `psycopg2.sql`. The DSN holds the
+    password: never log it.
+    """
+    if "=" in target or "://" in target:
+        return target
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(target)
+    extra = conn.extra_dejson or {}
+    options = {key: extra[key] for key in _LIBPQ_EXTRA if extra.get(key) not in (None, "")}
+    return psycopg2.extensions.make_dsn(
+        host=conn.host or None,
+        port=conn.port or None,
+        user=conn.login or None,
+        password=conn.password or None,
+        dbname=conn.schema or None,
+        **options,
+    )
+
+
+def connect(target: str = WAREHOUSE_CONN_ID) -> psycopg2.extensions.connection:
+    """Open a psycopg2 connection from an Airflow connection id or a DSN/URL."""
+    conn = psycopg2.connect(dsn_for(target))
     conn.autocommit = False
     return conn
 
