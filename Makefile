@@ -35,8 +35,13 @@ test: lint
 demo: $(STAMP)
 	SEED=$(SEED) SHOPS=$(SHOPS) DAYS=$(DAYS) NOW=$(NOW) $(BIN)/python -m lightspeed.demo
 
+airflow: $(STAMP)
+	SEED=$(SEED) SHOPS=$(SHOPS) DAYS=$(DAYS) NOW=$(NOW) $(BIN)/python -m lightspeed.demo --ui
+
 lock:
 	uv pip compile requirements.txt -o requirements.lock --python-version 3.11
 
 clean:
 	rm -rf $(VENV) .airflow .demo
+	-dropdb --if-exists -h 127.0.0.1 -U postgres lightspeed_demo
+	-dropdb --if-exists -h 127.0.0.1 -U postgres lightspeed_demo_airflow

@@ -12,11 +12,22 @@ from contextlib import contextmanager
 import psycopg2
 import psycopg2.extensions
 
+from lightspeed.errors import ConfigError
+
 WAREHOUSE_CONN_ID = "lightspeed_warehouse"
 
 
 # Connection extras that are libpq options (the rest of `extra` is Airflow's business).
-_LIBPQ_EXTRA = ("sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "options")
+_LIBPQ_EXTRA = (
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "connect_timeout",
+    "application_name",
+    "options",
+    "target_session_attrs",
+)
 
 
 def dsn_for(target: str = WAREHOUSE_CONN_ID) -> str:
@@ -31,7 +42,16 @@ def dsn_for(target: str = WAREHOUSE_CONN_ID) -> str:
         return target
     from airflow.sdk import BaseHook
 
-    conn = BaseHook.get_connection(target)
+    try:
+        conn = BaseHook.get_connection(target)
+    except Exception as exc:  # the SDK raises different "not found" types in and out of tasks
+        if type(exc).__name__ not in {"AirflowNotFoundException", "AirflowRuntimeError"}:
+            raise
+        raise ConfigError(
+            f"Airflow connection {target!r} (the PostgreSQL warehouse) was not found. Create it "
+            f"in Admin > Connections, with `airflow connections add`, or set "
+            f"AIRFLOW_CONN_{target.upper()}."
+        ) from None
     extra = conn.extra_dejson or {}
     options = {key: extra[key] for key in _LIBPQ_EXTRA if extra.get(key) not in (None, "")}
     return psycopg2.extensions.make_dsn(

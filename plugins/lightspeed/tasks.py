@@ -122,7 +122,7 @@ def ensure_schema(warehouse_conn_id: str) -> dict:
     from lightspeed.migrate import migrate
 
     with fail_fast():
-        conn = connect(warehouse_dsn(warehouse_conn_id))
+        conn = connect(warehouse_conn_id)
         try:
             applied = migrate(conn)
         finally:
@@ -214,7 +214,7 @@ def rebuild_shop_aggregates(target: ShopTarget, plan: dict, results: Sequence[di
         opening_hours=shop.opening_hours_by_weekday(),
         label=shop.label,
     )
-    with fail_fast(), transaction(warehouse_dsn(target.warehouse_conn_id)) as conn:
+    with fail_fast(), transaction(target.warehouse_conn_id) as conn:
         counts = rebuild(conn, spec, *utc_range)
     return {"from": utc_range[0].isoformat(), "to": utc_range[1].isoformat(), **dict(counts)}
 
@@ -273,45 +273,6 @@ def check_account_run(target: AccountTarget, plan: dict, results: Sequence[dict]
         )
 
 
-# libpq options an Airflow postgres connection may carry in its extra.
-_LIBPQ_EXTRA = (
-    "sslmode",
-    "sslrootcert",
-    "sslcert",
-    "sslkey",
-    "connect_timeout",
-    "application_name",
-    "options",
-    "target_session_attrs",
-)
-
-
-def warehouse_dsn(conn_id: str) -> str:
-    """A libpq DSN for the warehouse connection id, so the loaders get a psycopg2 connection.
-
-    PostgresHook.get_conn() returns a psycopg (3) connection when psycopg is installed (it
-    is, with SQLAlchemy 2), and the loaders compose SQL with psycopg2.sql, which psycopg 3
-    cannot execute. A DSN or URL is passed through unchanged. The DSN holds the password:
-    it is never logged.
-    """
-    if "=" in conn_id or "://" in conn_id:
-        return conn_id
-    from airflow.sdk import BaseHook
-    from psycopg2.extensions import make_dsn
-
-    conn = BaseHook.get_connection(conn_id)
-    extra = conn.extra_dejson or {}
-    options = {key: extra[key] for key in _LIBPQ_EXTRA if extra.get(key) not in (None, "")}
-    return make_dsn(
-        host=conn.host or None,
-        port=conn.port or None,
-        user=conn.login or None,
-        password=conn.password or None,
-        dbname=conn.schema or None,
-        **options,
-    )
-
-
 def _hook(conn_id: str) -> Any:
     from lightspeed.hook import LightspeedHook
 
@@ -332,7 +293,7 @@ def _plan_windows(
     from lightspeed.windows import plan_window
 
     windows = {}
-    with transaction(warehouse_dsn(warehouse_conn_id)) as conn:
+    with transaction(warehouse_conn_id) as conn:
         for name, entity in named_entities:
             window = plan_window(
                 conn,
@@ -381,7 +342,7 @@ def _import(
     with fail_fast():
         hook = _hook(conn_id)
         # extract_entity owns its transaction; the context manager only guarantees close.
-        with transaction(warehouse_dsn(warehouse_conn_id)) as conn:
+        with transaction(warehouse_conn_id) as conn:
             result = extract_entity(
                 hook,
                 conn,
@@ -407,7 +368,7 @@ def _check_loads(
 ) -> dict:
     from lightspeed.db import transaction
 
-    with transaction(warehouse_dsn(warehouse_conn_id)) as conn, conn.cursor() as cur:
+    with transaction(warehouse_conn_id) as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT entity, sum(fetched), sum(upserted), sum(deleted), sum(quarantined) "
             "FROM lightspeed_staging.load_log "

@@ -181,8 +181,14 @@ def test_status_says_login_required_once_lightspeed_revoked_the_tokens(
 
 @pytest.fixture
 def clean_runs(airflow_server: AirflowServer) -> Iterator[None]:
-    """Runs made here are removed and the DAGs paused again: the metadata DB is shared."""
+    """No chain DAG has runs and all are paused, before and after: the metadata DB is shared
+    with other test areas (the e2e tests run the same DAGs with dag.test())."""
+    _remove_runs_and_pause()
     yield
+    _remove_runs_and_pause()
+
+
+def _remove_runs_and_pause() -> None:
     from airflow.models.dag import DagModel
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session

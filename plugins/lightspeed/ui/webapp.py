@@ -137,26 +137,6 @@ def _connection(conn_id: str) -> Any:
     return load_connection(conn_id, allow_metadata_db=True)
 
 
-def _pg_target(conn_id: str) -> str:
-    """A libpq DSN for a PostgreSQL connection id, for a psycopg2 connection.
-
-    In the API server PostgresHook.get_conn() hands out psycopg (3) connections, which the
-    token store's refresh (and lightspeed's loaders) cannot use; tasks resolve the same way.
-    """
-    from lightspeed.errors import ConfigError
-    from lightspeed.tasks import warehouse_dsn
-
-    try:
-        return warehouse_dsn(conn_id)
-    except Exception as exc:  # the SDK raises different "not found" types in and out of tasks
-        if type(exc).__name__ not in {"AirflowNotFoundException", "AirflowRuntimeError"}:
-            raise
-        raise ConfigError(
-            f"Airflow connection {conn_id!r} (the PostgreSQL warehouse) was not found. Create "
-            f"it in Admin > Connections or set AIRFLOW_CONN_{conn_id.upper()}."
-        ) from None
-
-
 def _safe_return(target: str | None, request: Request) -> str:
     """Only paths on this server: the login must not become an open redirect."""
     default = _airflow_root(request) + _DEFAULT_RETURN
@@ -307,7 +287,7 @@ def callback(request: Request, user: PageUser) -> Response:
             pending,
             conn,
             user=access.user_name(user),
-            warehouse=_pg_target(conn.token_store_conn_id),
+            warehouse=conn.token_store_conn_id,
             prepare_store=_migrate,
             hook_options=UI_HOOK_OPTIONS,
         )
@@ -408,7 +388,7 @@ def _dashboard_panel(
 
     today = datetime.now(ZoneInfo(shop.time_zone)).date()
     try:
-        with closing(db.connect(_pg_target(warehouse))) as pg:
+        with closing(db.connect(warehouse)) as pg:
             day = day or _latest_day(pg, shop.location_id) or today
             return day, render_location_day(pg, shop.location_id, day), None
     except LightspeedError as exc:
@@ -468,7 +448,7 @@ def _account_status(config: Any, conn_id: str, user: Any) -> dict[str, Any]:
     }
     try:
         conn = _connection(conn_id)
-        store = TokenStore.for_connection(conn, _pg_target(conn.token_store_conn_id))
+        store = TokenStore.for_connection(conn, conn.token_store_conn_id)
         tokens = store.load()
         if tokens is None:
             return answer | {
@@ -615,7 +595,7 @@ def _warehouse_facts(warehouse: str, run_keys: list[str]) -> tuple[dict, dict, l
     from lightspeed.ui.shop_table import run_records, shop_names
 
     try:
-        with closing(db.connect(_pg_target(warehouse))) as pg:
+        with closing(db.connect(warehouse)) as pg:
             records = run_records(pg, run_keys)
             try:
                 names = shop_names(pg)
