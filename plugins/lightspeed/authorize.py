@@ -56,6 +56,9 @@ class AuthorizeResult:
     shops: list[ShopInfo] = field(default_factory=list)
 
 
+RUN_AGAIN = "run `lightspeed authorize` again"
+
+
 def authorize(
     conn: LightspeedConnection,
     *,
@@ -96,12 +99,44 @@ def authorize(
         if on_url is not None:
             on_url(url)
         params = callback.wait(timeout)
-    code = _code_from(params, state)
-    tokens = oauth.exchange_code(code, redirect_uri=callback.redirect_uri)
-    _check_scopes(conn, tokens.scopes)
+    return complete_authorization(
+        conn,
+        params,
+        state=state,
+        redirect_uri=callback.redirect_uri,
+        warehouse=warehouse,
+        hook_options=hook_options,
+    )
+
+
+def complete_authorization(
+    conn: LightspeedConnection,
+    params: Mapping[str, str],
+    *,
+    state: str,
+    redirect_uri: str,
+    warehouse: str | None = None,
+    again: str = RUN_AGAIN,
+    prepare_store: Callable[[str], None] | None = None,
+    hook_options: Mapping[str, Any] | None = None,
+) -> AuthorizeResult:
+    """The callback's half of the flow, shared by this CLI and the Airflow UI page: check
+    `state`, exchange the code, check the scopes, store the tokens, discover the account.
+
+    Args:
+        params: the callback's query parameters (`code` and `state`, or `error`).
+        state: the state this login sent; anything else is refused.
+        again: how the user starts over, for the error messages.
+        prepare_store: called with the token store's target before saving (e.g. migrate it).
+    """
+    code = _code_from(params, state, again)
+    tokens = OAuthClient(conn).exchange_code(code, redirect_uri=redirect_uri)
+    _check_scopes(conn, tokens.scopes, again)
     store = TokenStore.for_connection(conn, warehouse)
+    if prepare_store is not None:
+        prepare_store(store.warehouse)
     store.save(tokens)  # before the first API call: that call may retire older tokens
-    return _discover(conn, store, tokens.scopes, hook_options or {})
+    return discover(conn, store, tokens.scopes, hook_options or {})
 
 
 def format_result(result: AuthorizeResult) -> str:
@@ -178,34 +213,36 @@ def _echo(text: str) -> None:
     sys.stdout.flush()
 
 
-def _code_from(params: Mapping[str, str], state: str) -> str:
+def _code_from(params: Mapping[str, str], state: str, again: str = RUN_AGAIN) -> str:
     if params.get("state") != state:
         raise AuthorizationFailed(
-            "The callback's state does not match this run (a stale browser tab, or a forged "
-            "request). Close old Lightspeed tabs and run `lightspeed authorize` again."
+            "The callback's state does not match this login (a stale browser tab, or a forged "
+            f"request). Close old Lightspeed tabs and {again}."
         )
     error = params.get("error")
     if error == "access_denied":
         raise AuthorizationFailed(
-            "The authorization was refused in the browser (access_denied). Run `lightspeed "
-            "authorize` again and click Authorize, logged in as the account owner or an "
-            "employee allowed to authorize apps."
+            f"The authorization was refused in the browser (access_denied). {again[:1].upper() + again[1:]} "
+            "and click Authorize, logged in as the account owner or an employee allowed to "
+            "authorize apps."
         )
     if error:
         detail = params.get("error_description") or params.get("hint") or ""
         raise AuthorizationFailed(
             f"Lightspeed returned {error} {detail}".rstrip()
-            + ". Check the connection's client ID and scopes, then run `lightspeed authorize` again."
+            + f". Check the connection's client ID and scopes, then {again}."
         )
     code = params.get("code")
     if not code:
         raise AuthorizationFailed(
-            "The callback carried no authorization code. Run `lightspeed authorize` again."
+            f"The callback carried no authorization code. {again[:1].upper() + again[1:]}."
         )
     return code
 
 
-def _check_scopes(conn: LightspeedConnection, granted: tuple[str, ...]) -> None:
+def _check_scopes(
+    conn: LightspeedConnection, granted: tuple[str, ...], again: str = RUN_AGAIN
+) -> None:
     if not granted:
         log.warning("The token does not list its scopes; scope coverage was not checked")
         return
@@ -214,17 +251,18 @@ def _check_scopes(conn: LightspeedConnection, granted: tuple[str, ...]) -> None:
         raise AuthorizationFailed(
             f"The authorization lacks the scope(s) {', '.join(missing)} (granted: "
             f"{' '.join(granted)}). Log in as the account owner or an employee with those "
-            "rights and run `lightspeed authorize` again; if Lightspeed still leaves them out, "
+            f"rights and {again}; if Lightspeed still leaves them out, "
             "the OAuth client is not allowed them: check its registration."
         )
 
 
-def _discover(
+def discover(
     conn: LightspeedConnection,
     store: TokenStore,
     scopes: tuple[str, ...],
     hook_options: Mapping[str, Any],
 ) -> AuthorizeResult:
+    """The account and its shops, as the stored tokens see them (two small API calls)."""
     from lightspeed.hook import LightspeedHook
 
     hook = LightspeedHook(connection=conn, token_store=store, **hook_options)

@@ -138,7 +138,7 @@ def test_refusing_at_lightspeed_says_login_failed_and_what_to_do(
 ) -> None:
     page = _login(airflow_server, decision="deny")
 
-    assert "Login failed: The authorization was refused at Lightspeed (access_denied)" in page
+    assert "Login failed: The authorization was refused in the browser (access_denied)" in page
     assert "logged in as the account owner" in page
     assert _stored_tokens(warehouse_dsn) == []
 

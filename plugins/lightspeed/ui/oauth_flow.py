@@ -17,10 +17,9 @@ from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from lightspeed.auth import AuthorizationFailed, OAuthClient, missing_scopes
-from lightspeed.authorize import AuthorizeResult, ShopInfo
+from lightspeed.auth import AuthorizationFailed, OAuthClient
+from lightspeed.authorize import AuthorizeResult, complete_authorization
 from lightspeed.connection import LightspeedConnection
-from lightspeed.token_store import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -118,63 +117,13 @@ def finish_login(
             f"This Lightspeed login was started by Airflow user {pending.user!r}, not {user!r}. "
             f"{_AGAIN}."
         )
-    code = _code_from(params, pending.state)
-    tokens = OAuthClient(conn).exchange_code(code, redirect_uri=pending.redirect_uri)
-    missing = missing_scopes(conn.scopes, tokens.scopes) if tokens.scopes else []
-    if missing:
-        raise AuthorizationFailed(
-            f"Lightspeed granted fewer rights than needed: missing {', '.join(missing)}. Log in "
-            "as the account owner (or an employee with those rights) and authorize again; if "
-            "they are still missing, the OAuth client is not allowed them: check its registration."
-        )
-    store = TokenStore.for_connection(conn, warehouse)
-    if prepare_store is not None:
-        prepare_store(store.warehouse)
-    store.save(tokens)  # before the first API call: that call may retire older tokens
-    log.info("Stored new Lightspeed tokens for %s (started by %s)", conn.conn_id, user)
-    return discover(conn, store, tokens.scopes, hook_options or {})
-
-
-def discover(
-    conn: LightspeedConnection,
-    store: TokenStore,
-    scopes: tuple[str, ...],
-    hook_options: Mapping[str, Any],
-) -> AuthorizeResult:
-    """The account and its shops, as the stored tokens see them (two small API calls)."""
-    from lightspeed.hook import LightspeedHook
-
-    hook = LightspeedHook(connection=conn, token_store=store, **hook_options)
-    account = hook.get_account()
-    account_id = int(account["accountID"])
-    store.update_account(account_id, account["name"])
-    shops = [
-        ShopInfo(int(s["shopID"]), str(s.get("name", "")).strip(), str(s.get("timeZone", "")))
-        for s in hook.get_shops()
-    ]
-    return AuthorizeResult(conn.conn_id, account_id, account["name"], scopes, shops)
-
-
-def _code_from(params: Mapping[str, str], state: str) -> str:
-    if params.get("state") != state:
-        raise AuthorizationFailed(
-            "The callback's state does not match the login this browser started (an old "
-            f"Lightspeed tab, or a forged link). Close old Lightspeed tabs. {_AGAIN}."
-        )
-    error = params.get("error")
-    if error == "access_denied":
-        raise AuthorizationFailed(
-            "The authorization was refused at Lightspeed (access_denied). Click “Login to "
-            "Lightspeed” again and press Authorize, logged in as the account owner or an "
-            "employee allowed to authorize applications."
-        )
-    if error:
-        detail = params.get("error_description") or params.get("hint") or ""
-        raise AuthorizationFailed(
-            f"Lightspeed returned {error} {detail}".rstrip()
-            + f". Check the connection's client ID and scopes. {_AGAIN}."
-        )
-    code = params.get("code")
-    if not code:
-        raise AuthorizationFailed(f"The callback carried no authorization code. {_AGAIN}.")
-    return code
+    return complete_authorization(
+        conn,
+        params,
+        state=pending.state,
+        redirect_uri=pending.redirect_uri,
+        warehouse=warehouse,
+        again="click “Login to Lightspeed” again",
+        prepare_store=prepare_store,
+        hook_options=hook_options,
+    )

@@ -437,8 +437,8 @@ def api_status(user: ApiUser, conn_id: str | None = None) -> dict[str, Any]:
 
 def _account_status(config: Any, conn_id: str, user: Any) -> dict[str, Any]:
     """Ask Lightspeed, with the stored tokens, which account and shops they open."""
+    from lightspeed.authorize import discover
     from lightspeed.token_store import TokenStore
-    from lightspeed.ui.oauth_flow import discover
 
     answer: dict[str, Any] = {
         "conn_id": conn_id,
