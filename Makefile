@@ -38,6 +38,9 @@ demo: $(STAMP)
 airflow: $(STAMP)
 	SEED=$(SEED) SHOPS=$(SHOPS) DAYS=$(DAYS) NOW=$(NOW) $(BIN)/python -m lightspeed.demo --ui
 
+chaos: $(STAMP)
+	$(BIN)/python -m pytest tests/chaos tests/security $(PYTEST_ARGS)
+
 lock:
 	uv pip compile requirements.txt -o requirements.lock --python-version 3.11
 

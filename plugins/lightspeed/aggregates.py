@@ -230,7 +230,9 @@ def rebuild(
             inserted = cur.rowcount
         conn.commit()
     except BaseException:
-        conn.rollback()
+        # A dropped connection has nothing to roll back; keep the error that says why.
+        if not conn.closed:
+            conn.rollback()
         raise
     log.info(
         "Rebuilt location %s, local days %s..%s: %d buckets (%d replaced)",

@@ -18,6 +18,8 @@ import http.server
 import logging
 import sys
 import threading
+import urllib.error
+import urllib.request
 import webbrowser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -336,7 +338,17 @@ def drive_login_form(
         location = answer.headers.get("Location")
         if answer.status_code not in (301, 302, 303, 307) or not location:
             raise AuthorizationFailed(f"The consent page did not redirect ({answer.status_code}).")
-        browser.get(location, timeout=_FORM_TIMEOUT)
+    _follow_quietly(location)
+
+
+def _follow_quietly(location: str) -> None:
+    """Deliver the redirect to the callback as a browser would, but not through requests:
+    urllib3 logs every URL at DEBUG (`lightspeed -v`), and this one carries the code."""
+    try:
+        with urllib.request.urlopen(location, timeout=_FORM_TIMEOUT[1]):
+            pass
+    except urllib.error.HTTPError:
+        pass  # the callback answered; authorize() reports what it made of the request
 
 
 _FORM_TIMEOUT = (5.0, 30.0)

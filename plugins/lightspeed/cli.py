@@ -12,6 +12,8 @@ import importlib
 import logging
 import sys
 
+import psycopg2
+
 from lightspeed.errors import LightspeedError
 
 COMMAND_MODULES = (
@@ -45,6 +47,16 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except LightspeedError as exc:
         print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    except psycopg2.OperationalError as exc:
+        # An unreachable warehouse is the user's to fix: say so instead of a traceback.
+        # libpq's message names host, port and user, never the password.
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        print(
+            f"Error: cannot use the PostgreSQL warehouse ({reason}). Check that it runs and "
+            "that --warehouse names it (an Airflow connection id or a DSN).",
+            file=sys.stderr,
+        )
         return 2
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

@@ -79,7 +79,9 @@ def transaction(target: str = WAREHOUSE_CONN_ID) -> Iterator[psycopg2.extensions
         yield conn
         conn.commit()
     except BaseException:
-        conn.rollback()
+        # A connection PostgreSQL already dropped cannot roll back; re-raise why it dropped.
+        if not conn.closed:
+            conn.rollback()
         raise
     finally:
         conn.close()

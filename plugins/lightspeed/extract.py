@@ -184,7 +184,9 @@ def extract_entity(
             _write_load_log(cur, account_id, run_id, result)
         conn.commit()
     except BaseException:
-        conn.rollback()
+        # A dropped connection has nothing to roll back; keep the error that says why.
+        if not conn.closed:
+            conn.rollback()
         raise
     log.info(
         "%s shop %s %s window %s..%s: fetched %d, upserted %d, unchanged %d, deleted %d, "

@@ -34,8 +34,16 @@ def sql_dir() -> Path:
 
 
 def read_sql(relative: str) -> str:
-    """The text of one SQL file under include/sql, e.g. `upsert/sale.sql`."""
-    return (sql_dir() / relative).read_text()
+    """The text of one SQL file under include/sql, e.g. `upsert/sale.sql`.
+
+    Statements are trusted because they come from this folder: a path leading out of it
+    (absolute, or through `..`) is refused rather than executed.
+    """
+    base = sql_dir().resolve()
+    path = (base / relative).resolve()
+    if not path.is_relative_to(base):
+        raise ValueError(f"{relative!r} is not a file under {base}; SQL is read from there only.")
+    return path.read_text()
 
 
 @dataclass(frozen=True)

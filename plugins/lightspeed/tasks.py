@@ -137,8 +137,9 @@ def plan_shop(target: ShopTarget, facts: RunFacts) -> dict:
     names = ("SALES", "EMPLOYEE_HOURS")
     with fail_fast():
         hook = _hook(target.conn_id)
-        server_now = hook.server_now()
         account_id = hook.account_id
+        _check_shop_exists(hook.get_shops(include_archived=True), target, account_id)
+        server_now = hook.server_now()  # the Date header of the Shop request: no extra call
         windows = _plan_windows(
             target.warehouse_conn_id,
             [(name, getattr(entities, name)) for name in names],
@@ -150,6 +151,17 @@ def plan_shop(target: ShopTarget, facts: RunFacts) -> dict:
         )
     log.info("Shop %s run %s: windows %s", target.shop.location_id, facts.run_key, windows)
     return _plan_dict(facts, account_id, server_now, windows)
+
+
+def _check_shop_exists(shops: list[dict], target: ShopTarget, account_id: int) -> None:
+    """A configured shop the account does not have would import nothing, silently, forever."""
+    known = sorted(int(shop["shopID"]) for shop in shops)
+    if target.shop.shop_id not in known:
+        raise ConfigError(
+            f"Shop {target.shop.shop_id} (location {target.shop.location_id}) is not a shop of "
+            f"Lightspeed account {account_id} (its shops: {', '.join(map(str, known)) or 'none'}). "
+            "Fix its shop_id in the chain config or remove it; `lightspeed shops` lists them."
+        )
 
 
 def plan_account(target: AccountTarget, entity_names: Sequence[str], facts: RunFacts) -> dict:

@@ -298,7 +298,8 @@ class _PgSession:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         assert self._conn is not None
         try:
-            self._conn.rollback()  # no-op after a commit; releases the row lock on errors
+            if not self._conn.closed:  # a dropped connection would hide the real error
+                self._conn.rollback()  # no-op after a commit; releases the row lock on errors
         finally:
             self._conn.close()
         if isinstance(exc, psycopg2.errors.LockNotAvailable):

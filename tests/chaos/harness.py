@@ -25,7 +25,9 @@ import io
 import json
 import logging
 import os
+import re
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +41,7 @@ import psycopg2
 
 from lightspeed import tasks
 from lightspeed.authorize import authorize_with_login
-from lightspeed.config import ChainConfig, ShopConfig, parse_config
+from lightspeed.config import ChainConfig, parse_config
 from lightspeed.connection import LightspeedConnection
 from lightspeed.hook import LightspeedHook
 from lightspeed.reports import write_export
@@ -138,6 +140,8 @@ class RunRecord:
     run_key: str
     state: str = "running"
     attempts: list[TaskAttempt] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    finished: float = 0.0
 
     @property
     def retries(self) -> int:
@@ -166,8 +170,10 @@ class World:
         warehouse_dsn: a fresh, migrated warehouse (the conftest fixture).
         env: where to put `AIRFLOW_CONN_<ID>` (pytest's monkeypatch.setenv).
         secret: the OAuth client secret the emulator and connection use.
-        faults: specs armed at start, after authorization (so the login is fault-free).
         defaults: chain config defaults to override (e.g. retries).
+        emulator_options: EmulatorConfig fields to override.
+
+    Faults are armed with `arm()` after `__enter__` has authorized, so the login is clean.
     """
 
     def __init__(
@@ -182,11 +188,15 @@ class World:
     ) -> None:
         self.name = name
         self.dsn = warehouse_dsn
-        self.conn_id = f"chaos_{name.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
+        slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:30]
+        self.conn_id = f"chaos_{slug}_{uuid.uuid4().hex[:6]}"
         self.secret = secret or f"chaos-secret-{uuid.uuid4().hex}"
         self.config = chain_config(defaults)
         self.sleep = RecordingSleep()
         self.runs: list[RunRecord] = []
+        # Faults the harness causes itself (a revocation, a killed session or worker, an
+        # overlapping run); the emulator counts the HTTP ones.
+        self.injected = 0
         self._env = env
         options = {
             "seed": 42,
@@ -259,7 +269,7 @@ class World:
 
     @property
     def faults_fired(self) -> int:
-        return sum(self.emulator.faults.fired_counts().values())
+        return sum(self.emulator.faults.fired_counts().values()) + self.injected
 
     # -- running ---------------------------------------------------------------------------
 
@@ -330,8 +340,9 @@ class World:
             )
         except RunFailed:
             record.state = "failed"
-            return record
-        record.state = "success"
+        else:
+            record.state = "success"
+        record.finished = time.monotonic()
         return record
 
     def import_entity(
@@ -370,7 +381,7 @@ class World:
     # -- observing -------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        return take_snapshot(self.dsn, self.config.accounts[0].shops)
+        return take_snapshot(self.dsn)
 
 
 @dataclass
@@ -395,7 +406,7 @@ _KEYS = {
 }
 
 
-def take_snapshot(dsn: str, shops: Sequence[ShopConfig]) -> Snapshot:
+def take_snapshot(dsn: str) -> Snapshot:
     conn = psycopg2.connect(dsn)
     try:
         tables = {name: _table_rows(conn, name) for name in COMPARED_TABLES}
@@ -548,4 +559,5 @@ def extracting_backends(cur: Any) -> list[int]:
 
 
 def env_for_child() -> dict[str, str]:
+    """A worker's environment: this process's, which holds the test's AIRFLOW_CONN_* vars."""
     return dict(os.environ)

@@ -295,3 +295,22 @@ def test_lightspeed_shops_writes_the_chain_from_the_api(
     ]
     assert "airflow pools set lightspeed_lightspeed_default" in capsys.readouterr().out
     assert main(["shops", "--conn-id", lightspeed_conn, "--output", str(output)]) == 2
+
+
+def test_a_shop_the_account_does_not_have_fails_the_run_with_advice(
+    chain_config: Path, lightspeed_conn: str, warehouse_dsn: str
+) -> None:
+    """Shop 9 is not in the emulator's 3-shop account: the run says so instead of importing
+    nothing, on every run, forever."""
+    import dataclasses
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from lightspeed import tasks
+
+    config = load_config(chain_config)
+    account = config.accounts[0]
+    shop = dataclasses.replace(account.shops[0], shop_id=9, location_id="0009")
+    target = tasks.ShopTarget(account.conn_id, config.warehouse_conn_id, shop, config.defaults)
+    with pytest.raises(AirflowFailException, match=r"Shop 9 \(location 0009\) is not a shop of"):
+        _run_task_bodies(target, "manual", "manual__unknown_shop")
