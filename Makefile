@@ -10,7 +10,7 @@ SHOPS ?= 3
 DAYS ?= 3
 NOW ?=
 
-.PHONY: venv test lint format demo airflow bench chaos lock clean
+.PHONY: venv test lint format demo airflow bench bench-smoke chaos lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ demo: $(STAMP)
 
 airflow: $(STAMP)
 	SEED=$(SEED) SHOPS=$(SHOPS) DAYS=$(DAYS) NOW=$(NOW) $(BIN)/python -m lightspeed.demo --ui
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+bench-smoke: $(STAMP)
+	$(BIN)/python -m bench.run --smoke --jobs 2
 
 chaos: $(STAMP)
 	$(BIN)/python -m pytest tests/chaos tests/security $(PYTEST_ARGS)

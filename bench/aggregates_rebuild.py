@@ -4,27 +4,36 @@ Creates a throwaway database, migrates it, COPYs synthetic staging rows straight
 lightspeed_staging (no API, no transform: this measures the aggregate SQL only), then times
 rebuilds the way the shop DAGs run them: one call per shop, each its own transaction.
 
-    .venv/bin/python bench/aggregates_rebuild.py                 # 50 shops, 1M lines, 90 days
-    .venv/bin/python bench/aggregates_rebuild.py --lines 200000  # quicker
+    .venv/bin/python -m bench.aggregates_rebuild                 # 50 shops, 1M lines, 90 days
+    .venv/bin/python -m bench.aggregates_rebuild --lines 200000  # quicker
+    .venv/bin/python -m bench.aggregates_rebuild --json out.json # figures for bench.run
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import random
 import statistics
+import sys
 import time as clock
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg2
 
-from lightspeed.aggregates import LocationSpec, rebuild
-from lightspeed.dashboard import build_dashboard
-from lightspeed.migrate import migrate
-from lightspeed.reports import totaling, write_export
+if __package__ in (None, ""):  # run as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import common  # noqa: E402
+from lightspeed.aggregates import LocationSpec, rebuild  # noqa: E402
+from lightspeed.dashboard import build_dashboard  # noqa: E402
+from lightspeed.migrate import migrate  # noqa: E402
+from lightspeed.reports import totaling, write_export  # noqa: E402
 
 ACCOUNT_ID = 1
 ZONES = ("US/Eastern", "US/Central", "US/Mountain", "US/Pacific", "America/Phoenix")
@@ -141,8 +150,11 @@ def time_rebuilds(
     return clock.perf_counter() - started, per_shop, buckets
 
 
-def time_reports(conn: psycopg2.extensions.connection, date_from: date, date_to: date) -> None:
+def time_reports(
+    conn: psycopg2.extensions.connection, date_from: date, date_to: date
+) -> dict[str, float]:
     """Seconds for the Totaling and the Data Export of every shop over a month."""
+    seconds: dict[str, float] = {}
     for label, run in (
         ("Totaling", lambda: totaling(conn, date_from, date_to)),
         ("Export hourly", lambda: write_export(conn, io.StringIO(), date_from, date_to)),
@@ -154,23 +166,45 @@ def time_reports(conn: psycopg2.extensions.connection, date_from: date, date_to:
     ):
         t0 = clock.perf_counter()
         result = run()
+        seconds[label] = round(clock.perf_counter() - t0, 3)
         size = result.rows if hasattr(result, "rows") else len(result)
         print(
-            f"{label:14s} {date_from}..{date_to}, all shops: {clock.perf_counter() - t0:6.2f} s ({size} rows/chars)"
+            f"{label:14s} {date_from}..{date_to}, all shops: {seconds[label]:6.2f} s ({size} rows/chars)"
         )
     conn.rollback()
+    return seconds
 
 
-def main() -> None:
+def _rebuild_figures(
+    label: str, total: float, per_shop: list[float], buckets: int, shops: int
+) -> dict[str, Any]:
+    print(
+        f"Rebuild {label:36s} x {shops} shops: {total:6.2f} s total, "
+        f"median {statistics.median(per_shop) * 1000:6.1f} ms/shop, "
+        f"max {max(per_shop) * 1000:6.1f} ms, {buckets} buckets",
+        flush=True,
+    )
+    return {
+        "label": label,
+        "total_s": round(total, 3),
+        "median_ms_per_shop": round(statistics.median(per_shop) * 1000, 1),
+        "max_ms_per_shop": round(max(per_shop) * 1000, 1),
+        "buckets": buckets,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    common.isolate_airflow()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--admin-dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--admin-dsn", default=common.ADMIN_DSN)
     parser.add_argument("--shops", type=int, default=50)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
-    args = parser.parse_args()
+    parser.add_argument("--json", help="write the figures here")
+    args = parser.parse_args(argv)
 
     name = f"ls_bench_{uuid.uuid4().hex[:8]}"
     admin = psycopg2.connect(args.admin_dsn)
@@ -178,52 +212,60 @@ def main() -> None:
     admin.cursor().execute(f'CREATE DATABASE "{name}"')
     dsn = args.admin_dsn.rsplit("/", 1)[0] + "/" + name
     conn = psycopg2.connect(dsn)
+    figures: dict[str, Any] = {"benchmark": "aggregates_rebuild", "command": common.command_line()}
     try:
         migrate(conn)
         t0 = clock.perf_counter()
         counts = generate(conn, args.shops, args.lines, args.days)
-        print(f"Generated {counts} with COPY in {clock.perf_counter() - t0:.1f} s")
+        print(f"Generated {counts} with COPY in {clock.perf_counter() - t0:.1f} s", flush=True)
+        figures.update(shops=args.shops, days=args.days, **counts)
         locations = specs(args.shops)
         last_hour = (END - timedelta(hours=5), END - timedelta(hours=4))
         last_day = (END - timedelta(days=1), END - timedelta(seconds=1))
         last_week = (END - timedelta(days=7), END - timedelta(seconds=1))
-        for label, (utc_from, utc_to) in (
-            ("one hour (rebuilds its local day)", last_hour),
-            ("one day (touches 2 local days)", last_day),
-            ("one week", last_week),
+        rebuilds = {}
+        for key, label, (utc_from, utc_to) in (
+            ("hour", "one hour (rebuilds its local day)", last_hour),
+            ("day", "one day (touches 2 local days)", last_day),
+            ("week", "one week", last_week),
         ):
             total, per_shop, buckets = time_rebuilds(conn, locations, utc_from, utc_to)
-            print(
-                f"Rebuild {label:36s} x {len(locations)} shops: {total:6.2f} s total, "
-                f"median {statistics.median(per_shop) * 1000:6.1f} ms/shop, "
-                f"max {max(per_shop) * 1000:6.1f} ms, {buckets} buckets"
-            )
+            rebuilds[key] = _rebuild_figures(label, total, per_shop, buckets, len(locations))
         total, per_shop, buckets = time_rebuilds(
             conn, locations, END - timedelta(days=args.days), last_day[1]
         )
-        print(
-            f"Backfill all {args.days} days x {len(locations)} shops: {total:6.2f} s total, "
-            f"median {statistics.median(per_shop) * 1000:6.1f} ms/shop, {buckets} buckets"
+        rebuilds["backfill"] = _rebuild_figures(
+            f"all {args.days} days (backfill)", total, per_shop, buckets, len(locations)
         )
-        time_reports(conn, END.date() - timedelta(days=30), END.date() - timedelta(days=1))
+        figures["rebuilds"] = rebuilds
+        figures["reports_s"] = time_reports(
+            conn, END.date() - timedelta(days=30), END.date() - timedelta(days=1)
+        )
+        check_day = (END - timedelta(days=2)).date()
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT (SELECT sum(sales) FROM lightspeed_agg.interval_metrics "
-                "        WHERE location_id = '0001' AND local_date = '2025-11-02'), "
+                "        WHERE location_id = '0001' AND local_date = %(day)s), "
                 "       (SELECT sum(calc_subtotal - calc_discount) FROM lightspeed_staging.sale "
                 "        WHERE shop_id = 1 AND NOT voided "
-                "        AND (complete_time AT TIME ZONE 'US/Central')::date = '2025-11-02')"
+                "        AND (complete_time AT TIME ZONE 'US/Central')::date = %(day)s)",
+                {"day": check_day},
             )
             agg, staged = cur.fetchone()
+        figures["check_aggregates_equal_staging"] = agg == staged
         print(
-            f"Check shop 0001 on 2025-11-02: aggregates {agg} = staging {staged}: {agg == staged}"
+            f"Check shop 0001 on {check_day}: aggregates {agg} = staging {staged}: {agg == staged}"
         )
     finally:
         conn.close()
         if not args.keep:
             admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -259,8 +259,12 @@ class RetryPolicy:
             except (TypeError, ValueError):
                 return None
             seconds = (when - datetime.now(UTC)).total_seconds()
-        # A little over the advice: the server's window rounds down to whole seconds.
-        return min(self.max_retry_after, max(0.0, seconds) + 0.05)
+        # A little over the advice (the server's window rounds down to whole seconds), plus
+        # jitter, so that parallel workers throttled together do not all retry together.
+        seconds = max(0.0, seconds)
+        return min(
+            self.max_retry_after, seconds + 0.05 + self.jitter * max(1.0, seconds) * self.rng()
+        )
 
 
 def api_message(payload: Any, response: requests.Response | None = None) -> str:

@@ -241,7 +241,7 @@ def test_unknown_exceptions_are_not_swallowed(fake_time) -> None:
 
 
 def test_classification_table() -> None:
-    policy = RetryPolicy()
+    policy = no_jitter()
     assert policy.judge_response(response(200), {"a": 1}).action is Action.SUCCESS
     assert policy.judge_response(response(200), None).action is Action.RETRY
     assert policy.judge_response(response(401), None).action is Action.REFRESH
@@ -252,3 +252,16 @@ def test_classification_table() -> None:
         and verdict.delay == pytest.approx(3.05)
     )
     assert policy.judge_response(response(409), None).action is Action.FAIL
+
+
+def test_retry_after_is_jittered_so_throttled_workers_spread_out() -> None:
+    """Workers throttled together must not all retry at the same instant."""
+    headers = {"Retry-After": "4"}
+    early = RetryPolicy(jitter=0.3, rng=lambda: 0.0).judge_response(
+        response(429, {}, headers=headers), {}
+    )
+    late = RetryPolicy(jitter=0.3, rng=lambda: 0.999).judge_response(
+        response(429, {}, headers=headers), {}
+    )
+    assert early.delay == pytest.approx(4.05)
+    assert 4.05 < late.delay <= 4.05 + 0.3 * 4
