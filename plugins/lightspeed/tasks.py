@@ -83,9 +83,10 @@ def run_facts(context: Mapping[str, Any], interval_minutes: int) -> RunFacts:
 
     Airflow 3.3 cron runs have zero-width data intervals and manual runs none, so windows
     come from the watermark; only a backfill run reads its data interval. The builder's
-    CronTriggerTimetable has `interval` = the bucket length, so a backfill run's interval is
-    (previous fire time, logical_date]; a zero-width one falls back to that same arithmetic
-    (the schedule fires every `interval_minutes`).
+    CronTriggerTimetable has `interval` = the bucket length, so a backfill run's data
+    interval is the bucket that ends at its fire time (the run fired at 13:16 covers
+    (12:16, 13:16]); a zero-width interval (a timetable without `interval`, where the
+    logical date is the fire time) falls back to the bucket that ends at the logical date.
     """
     dag_run = context["dag_run"]
     raw_type = getattr(dag_run, "run_type", "manual")

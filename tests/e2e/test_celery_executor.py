@@ -6,6 +6,10 @@ Airflow's metadata DB and Celery's result backend), one `airflow celery worker`,
 emulator over HTTP, the warehouse from the conftest fixture. The runs are started as a user
 presses "Trigger" (REST, after unpausing), and the test checks what a user would: both runs
 succeed, every task ran through the Celery queue, and the warehouse holds both shops' sales.
+Then, on the same scheduler and worker, `airflow backfill create` over three hourly fire times
+of the PEARL shop (inside the emulator's history, before its clock): the backfill runs succeed,
+and the same backfill again with `--reprocess-behavior completed` re-runs them, leaves the
+shop's staging rows unchanged and does not move the watermark backwards.
 
 A queue name of its own keeps other Celery users of the same Redis (another test run) apart.
 Every process runs in its own process group and is stopped by group at the end.
@@ -14,10 +18,12 @@ Every process runs in its own process group and is stopped by group at the end.
 from __future__ import annotations
 
 import re
+import subprocess
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
@@ -28,7 +34,7 @@ from lightspeed.connection import DEFAULT_CONN_ID, LightspeedConnection
 from lightspeed_emulator.config import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, EmulatorConfig
 from lightspeed_emulator.server import EmulatorServer
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(420)
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PG_ADMIN_DSN = localenv.DEFAULT_PG_ADMIN_DSN
@@ -46,6 +52,16 @@ shops:
     time_zone: America/Phoenix
 """
 DAG_IDS = ("lightspeed_shop_0001", "lightspeed_shop_0002")
+# Shop 1 (PEARL) fires hourly at minute 16 UTC: fire times (run_after) 13:16, 14:16 and 15:16
+# on the day before the emulator's clock, within its two days of history and before the Run now
+# window (days_back 1 reads from 2026-03-03 15:30), so the first backfill loads new sales.
+BACKFILL_DAG_ID = "lightspeed_shop_0001"
+BACKFILL_FROM = "2026-03-03T13:00:00+00:00"
+BACKFILL_TO = "2026-03-03T15:30:00+00:00"
+BACKFILL_FIRE_TIMES = {datetime(2026, 3, 3, hour, 16, tzinfo=UTC) for hour in (13, 14, 15)}
+STAGING_TABLES = ("sale", "sale_line", "employee_hours")
+# Which run wrote a row, and when: differs by design between two loads of the same data.
+RUN_COLUMNS = {"loaded_at", "run_id", "extracted_at", "raw"}
 
 
 def test_celery_executor_loads() -> None:
@@ -172,17 +188,27 @@ def test_two_shop_dags_succeed_on_celery(
         worker_log = next(
             c for c in processes.children if c.name == "airflow-celery-worker"
         ).log_path
+        assert states == dict.fromkeys(DAG_IDS, "success"), _logs_hint(tmp_path)
 
-    assert states == dict.fromkeys(DAG_IDS, "success"), _logs_hint(tmp_path)
+        # Backfill over three fire times, then the same range again, reprocessing.
+        before = _warehouse_snapshot(warehouse_dsn, shop_id=1)
+        _backfill(env)
+        first = _wait_for_backfill(api, {}, tmp_path, closed=True)
+        after_first = _warehouse_snapshot(warehouse_dsn, shop_id=1)
+        _backfill(env, "--reprocess-behavior", "completed")
+        _wait_for_backfill(api, first, tmp_path, closed=False)
+        after_second = _warehouse_snapshot(warehouse_dsn, shop_id=1)
+
     for dag_id, instances in task_instances.items():
         assert {ti["state"] for ti in instances} == {"success"}, (dag_id, instances)
         # Sent through our Celery queue, run by the worker (not a local executor).
         assert {ti["queue"] for ti in instances} == {redis_broker}, dag_id
-    # ... and the Celery worker ran every one of them.
+    # ... and the Celery worker ran every one of them, and every task of both backfill rounds.
     ran = re.findall(
         r"Task execute_workload\[[^\]]+\] succeeded", worker_log.read_text(errors="replace")
     )
-    assert len(ran) == sum(len(instances) for instances in task_instances.values())
+    backfilled = 2 * len(BACKFILL_FIRE_TIMES) * len(task_instances[BACKFILL_DAG_ID])
+    assert len(ran) == sum(len(instances) for instances in task_instances.values()) + backfilled
     with psycopg2.connect(warehouse_dsn) as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT shop_id, count(*) FROM lightspeed_staging.sale GROUP BY shop_id ORDER BY 1"
@@ -192,6 +218,115 @@ def test_two_shop_dags_succeed_on_celery(
         located = [row[0] for row in cur.fetchall()]
     assert set(sales) == {1, 2} and min(sales.values()) > 0, sales
     assert located == ["0001", "0002"]
+
+    # The backfill loaded the shop's morning (US/Eastern) of 2026-03-03 ...
+    assert len(after_first["sale"]) > len(before["sale"]), (before["sale"], after_first["sale"])
+    # ... and the reprocessed backfill changed none of its rows: idempotent.
+    for table in (*STAGING_TABLES, "watermark"):
+        assert after_second[table] == after_first[table], table
+    # Each backfill run read its own hour, (fire time - 1 h, fire time], in both rounds.
+    with psycopg2.connect(warehouse_dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT entity, window_start, window_end, count(*) FROM lightspeed_staging.load_log "
+            "WHERE run_id LIKE %s GROUP BY 1, 2, 3 ORDER BY 1, 2",
+            (f"{BACKFILL_DAG_ID}/backfill%",),
+        )
+        windows = cur.fetchall()
+    conn.close()
+    expected = [
+        (entity, fire - timedelta(hours=1), fire, 2)
+        for entity in ("employee_hours", "sale")
+        for fire in sorted(BACKFILL_FIRE_TIMES)
+    ]
+    assert windows == expected, windows
+    # The watermark never moved backwards; backfills read a range and leave it alone.
+    for key, high_water in before["watermark"].items():
+        assert after_second["watermark"][key] >= high_water, key
+    assert after_first["watermark"] == before["watermark"]
+
+
+def _backfill(env: dict[str, str], *extra: str) -> None:
+    """`airflow backfill create` as a user types it, with the daemons' environment."""
+    argv = localenv.airflow_argv(
+        [
+            "backfill",
+            "create",
+            "--dag-id",
+            BACKFILL_DAG_ID,
+            "--from-date",
+            BACKFILL_FROM,
+            "--to-date",
+            BACKFILL_TO,
+            *extra,
+        ]
+    )
+    result = subprocess.run(  # noqa: S603
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )
+    assert result.returncode == 0, (argv, result.stdout[-2000:], result.stderr[-2000:])
+
+
+def _wait_for_backfill(
+    api: localenv.AirflowAPI, previous: dict[str, str], tmp_path: Path, *, closed: bool
+) -> dict[str, str]:
+    """Wait until the backfill's runs all succeeded (each finished after `previous`, its end
+    of an earlier round) and, if `closed`, the scheduler closed the backfill (it does so up to
+    ~15 s later; a new backfill of the DAG is refused until then); return run_id -> end_date."""
+    seen: dict[str, Any] = {}
+
+    def done() -> bool:
+        try:
+            runs = api._call("GET", f"/dags/{BACKFILL_DAG_ID}/dagRuns", params={"limit": 100})
+            backfills = api._call("GET", "/backfills", params={"dag_id": BACKFILL_DAG_ID})
+        except Exception:  # noqa: BLE001 - a busy api-server: skip this poll
+            return False
+        mine = [r for r in runs["dag_runs"] if r["run_type"] == "backfill"]
+        seen["runs"] = mine
+        seen["backfills"] = backfills["backfills"]
+        if any(r["state"] == "failed" for r in mine):
+            return True
+        return (
+            {datetime.fromisoformat(r["run_after"]) for r in mine} == BACKFILL_FIRE_TIMES
+            and all(r["state"] == "success" for r in mine)
+            and all(r["end_date"] != previous.get(r["dag_run_id"]) for r in mine)
+            and (not closed or all(b["completed_at"] for b in seen["backfills"]))
+        )
+
+    localenv.wait_until(done, timeout=180, what="the backfill runs", interval=1.0)
+    states = {r["dag_run_id"]: r["state"] for r in seen["runs"]}
+    assert set(states.values()) == {"success"}, (states, _logs_hint(tmp_path))
+    return {r["dag_run_id"]: r["end_date"] for r in seen["runs"]}
+
+
+def _warehouse_snapshot(dsn: str, shop_id: int) -> dict[str, Any]:
+    """The shop's staging rows (typed columns, not which run wrote them) and the watermarks."""
+    snapshot: dict[str, Any] = {}
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        for table in STAGING_TABLES:
+            cur.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                "'lightspeed_staging' AND table_name = %s ORDER BY ordinal_position",
+                (table,),
+            )
+            columns = [c for (c,) in cur.fetchall() if c not in RUN_COLUMNS]
+            cur.execute(
+                f"SELECT {', '.join(columns)} FROM lightspeed_staging.{table} "  # noqa: S608
+                "WHERE shop_id = %s ORDER BY 1, 2",
+                (shop_id,),
+            )
+            snapshot[table] = cur.fetchall()
+        cur.execute(
+            "SELECT account_id, entity, shop_id, high_water FROM lightspeed_staging.watermark"
+        )
+        snapshot["watermark"] = {tuple(row[:3]): row[3] for row in cur.fetchall()}
+    conn.close()
+    return snapshot
 
 
 def _logs_hint(tmp_path: Path) -> str:
