@@ -6,19 +6,16 @@ instead of dag.test() waiting out the retry delays)."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import requests
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 # A Wednesday, 10:07 in Boston: shops are open, the last days hold plenty of sales.
 PINNED_NOW = datetime(2026, 3, 4, 15, 7, tzinfo=UTC)
-HTTP_TIMEOUT = 10
 
 E2E_CHAIN = {
     "connection": "lightspeed_default",
@@ -90,42 +87,10 @@ def emulator_conn(emulator: object, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def lightspeed_conn(emulator: object, emulator_conn: str, warehouse_dsn: str) -> str:
-    """`lightspeed_default`, authorized through the emulator's login form as the owner;
-    the tokens are stored in this test's warehouse."""
-    from lightspeed.authorize import authorize
+    """`lightspeed_default`, authorized as the owner through the emulator's login and consent
+    forms (the same scripted browser the demo uses); tokens in this test's warehouse."""
+    from lightspeed.authorize import authorize_with_login
     from lightspeed.connection import load_connection
 
-    url = emulator.url  # type: ignore[attr-defined]
-    authorize(
-        load_connection(emulator_conn),
-        warehouse=warehouse_dsn,
-        port=0,
-        open_browser=False,
-        timeout=30,
-        show=lambda _message: None,
-        on_url=lambda authorize_url: _log_in_as_owner(url, authorize_url),
-    )
+    authorize_with_login(load_connection(emulator_conn), "owner", "owner", warehouse=warehouse_dsn)
     return emulator_conn
-
-
-def _log_in_as_owner(base_url: str, authorize_url: str) -> None:
-    """What the account owner does in a browser: log in, click Authorize (the redirect then
-    lands on authorize()'s loopback callback)."""
-    with requests.Session() as session:
-        page = session.get(authorize_url, timeout=HTTP_TIMEOUT).text
-        page = session.post(
-            f"{base_url}/auth/oauth/login",
-            data={"request_id": _request_id(page), "username": "owner", "password": "owner"},
-            timeout=HTTP_TIMEOUT,
-        ).text
-        session.post(
-            f"{base_url}/auth/oauth/approve",
-            data={"request_id": _request_id(page), "decision": "authorize"},
-            timeout=HTTP_TIMEOUT,
-        ).raise_for_status()
-
-
-def _request_id(page: str) -> str:
-    match = re.search(r"name='request_id' value='([^']+)'", page)
-    assert match, f"no request_id in the emulator's page: {page[:300]}"
-    return match.group(1)
