@@ -6,6 +6,7 @@ default); a 1,000-shop chain must stay well under it.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -14,27 +15,16 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DAGBAG_IMPORT_TIMEOUT = 30.0
-ZONES = ("US/Eastern", "US/Pacific", "America/Phoenix", "Europe/London", "America/Toronto")
 
 
 def _chain(shops: int) -> dict:
-    return {
-        "connection": "lightspeed_default",
-        "shops": [
-            {
-                "shop_id": shop_id,
-                "sensor": "3d_scope" if shop_id % 3 else "pearl",
-                "time_zone": ZONES[shop_id % len(ZONES)],
-                "label": f"Shop {shop_id}",
-                **(
-                    {"opening_hours": {"mon-sat": "09:00-21:00", "sun": "closed"}}
-                    if shop_id % 2
-                    else {}
-                ),
-            }
-            for shop_id in range(1, shops + 1)
-        ],
-    }
+    """The benchmark's generated chain (bench.dag_parse), so the test parses what it measures."""
+    sys.path.insert(0, str(REPO))
+    try:
+        from bench.dag_parse import chain
+    finally:
+        sys.path.remove(str(REPO))
+    return chain(shops)
 
 
 @pytest.mark.parametrize(("shops", "budget"), [(10, 2.0), (100, 4.0), (1000, 15.0)])
